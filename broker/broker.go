@@ -1,0 +1,434 @@
+package broker
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slimid/slimid/sdk"
+	"github.com/slimid/slimid/sdk/jwtverify"
+)
+
+// Options are the broker's dependencies.
+type Options struct {
+	// Builtins are the plugin types available without a binary.
+	Builtins Builtins
+	// Logger receives the broker's and the plugins' logs.
+	Logger *slog.Logger
+	// Registerer receives the broker's metrics; nil keeps them private.
+	Registerer prometheus.Registerer
+	// ReadyTimeout bounds how long a reloaded plugin may take to become
+	// ready before the reload is abandoned. Default 10 s.
+	ReadyTimeout time.Duration
+	// DrainGrace bounds how long a replaced instance may finish its calls.
+	// Default 5 s.
+	DrainGrace time.Duration
+}
+
+// Broker loads identity plugins and routes token requests and
+// verifications to them.
+type Broker struct {
+	builtins Builtins
+	log      *slog.Logger
+	metrics  *metrics
+	ready    time.Duration
+	grace    time.Duration
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	reloadMu sync.Mutex // serializes Reload and Close
+	closed   atomic.Bool
+	cfg      *Config
+	set      atomic.Pointer[slotSet]
+	cache    atomic.Pointer[verdictCache]
+	epochs   atomic.Uint64
+
+	trustMu   sync.Mutex
+	trustSubs map[*trustSub]struct{}
+}
+
+// slotSet is the plugins in configuration order; replaced whole on reload.
+type slotSet struct {
+	order  []*slot
+	byName map[string]*slot
+}
+
+// New starts every plugin in cfg. It fails if any plugin fails to start or
+// to accept its configuration.
+func New(ctx context.Context, cfg *Config, opts Options) (*Broker, error) {
+	b := &Broker{
+		builtins:  opts.Builtins,
+		log:       opts.Logger,
+		metrics:   newMetrics(opts.Registerer),
+		ready:     opts.ReadyTimeout,
+		grace:     opts.DrainGrace,
+		cfg:       cfg,
+		trustSubs: map[*trustSub]struct{}{},
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.ready == 0 {
+		b.ready = 10 * time.Second
+	}
+	if b.grace == 0 {
+		b.grace = 5 * time.Second
+	}
+	b.ctx, b.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	b.cache.Store(newVerdictCache(cfg.cacheEntries()))
+	set := &slotSet{byName: map[string]*slot{}}
+	for i, entry := range cfg.Plugins {
+		s := newSlot(b.ctx, entry, b, cfg)
+		in, err := s.start(ctx)
+		if err != nil {
+			stopAll(set.order, 0)
+			s.cancel()
+			b.cancel()
+			return nil, entryError(i, err)
+		}
+		s.install(in, 0)
+		set.order = append(set.order, s)
+		set.byName[entry.Name] = s
+	}
+	b.set.Store(set)
+	return b, nil
+}
+
+// entryError says which entry failed: its config, or the entry itself.
+func entryError(i int, err error) error {
+	if errors.Is(err, sdk.ErrInvalidConfig) {
+		return fmt.Errorf("plugins[%d].config: %w", i, err)
+	}
+	return fmt.Errorf("plugins[%d]: %w", i, err)
+}
+
+func stopAll(slots []*slot, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, s := range slots {
+		wg.Go(func() { s.stop(grace) })
+	}
+	wg.Wait()
+}
+
+// Close stops every plugin, letting calls in flight finish.
+func (b *Broker) Close() error {
+	b.reloadMu.Lock()
+	defer b.reloadMu.Unlock()
+	b.closed.Store(true)
+	if set := b.set.Swap(&slotSet{byName: map[string]*slot{}}); set != nil {
+		stopAll(set.order, b.grace)
+	}
+	b.cancel()
+	return nil
+}
+
+// Config is the configuration in force.
+func (b *Broker) Config() *Config {
+	b.reloadMu.Lock()
+	defer b.reloadMu.Unlock()
+	return b.cfg
+}
+
+func (b *Broker) slot(name string) (*slot, error) {
+	s, ok := b.set.Load().byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w %q (configured: %s)", ErrUnknownPlugin, name, strings.Join(b.names(), ", "))
+	}
+	return s, nil
+}
+
+func (b *Broker) names() []string {
+	var out []string
+	for _, s := range b.set.Load().order {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+// pick resolves an empty plugin name to the only plugin offering cap.
+func (b *Broker) pick(name string, capability sdk.Capability) (*slot, error) {
+	if name != "" {
+		return b.slot(name)
+	}
+	var found []*slot
+	for _, s := range b.set.Load().order {
+		if in := s.cur.Load(); in != nil && in.info.Has(capability) {
+			found = append(found, s)
+		}
+	}
+	if len(found) != 1 {
+		return nil, fmt.Errorf("%w: %d plugins offer %s (%s); name one", ErrNoPlugin, len(found), capability, strings.Join(b.names(), ", "))
+	}
+	return found[0], nil
+}
+
+// FetchToken gets a token for the local workload from the named plugin (or
+// the only plugin that mints).
+func (b *Broker) FetchToken(ctx context.Context, plugin string, req sdk.TokenRequest) (sdk.Token, error) {
+	s, err := b.pick(plugin, sdk.CapFetchToken)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	in, err := s.acquire()
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	defer in.leave()
+	tok, err := in.client.FetchToken(ctx, req)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	b.metrics.tokenExpiry.set(s.name, tok.ExpiresAt)
+	return tok, nil
+}
+
+// Verify checks a token with the named plugin, or with every verifying
+// plugin in configuration order when plugin is empty: the first to accept
+// wins; if none does, an outage of any of them makes the answer an outage.
+func (b *Broker) Verify(ctx context.Context, plugin string, req sdk.VerifyRequest) (sdk.Identity, error) {
+	if plugin != "" {
+		s, err := b.slot(plugin)
+		if err != nil {
+			return sdk.Identity{}, err
+		}
+		return b.verifyWith(ctx, s, req)
+	}
+	var rejections, outages []string
+	var firstReject error
+	for _, s := range b.set.Load().order {
+		if in := s.cur.Load(); in != nil && !in.info.Has(sdk.CapVerify) {
+			continue
+		}
+		id, err := b.verifyWith(ctx, s, req)
+		switch {
+		case err == nil:
+			return id, nil
+		case errors.Is(err, sdk.ErrRejected):
+			rejections = append(rejections, err.Error())
+			if firstReject == nil {
+				firstReject = err
+			}
+		default:
+			outages = append(outages, err.Error())
+		}
+	}
+	switch {
+	case len(outages) > 0:
+		return sdk.Identity{}, sdk.Unavailable("no plugin accepted the token and some could not decide: %s", strings.Join(append(outages, rejections...), "; "))
+	case firstReject == nil:
+		return sdk.Identity{}, fmt.Errorf("%w: no plugin verifies tokens", ErrNoPlugin)
+	case len(rejections) == 1:
+		return sdk.Identity{}, firstReject
+	}
+	return sdk.Identity{}, sdk.Reject(errorKind(firstReject), "no plugin accepted the token: %s", strings.Join(rejections, "; "))
+}
+
+// errorKind finds the verdict sentinel inside err.
+func errorKind(err error) error {
+	for _, k := range []error{sdk.ErrExpired, sdk.ErrNotYetValid, sdk.ErrAudience, sdk.ErrKeyMismatch, sdk.ErrUntrusted, sdk.ErrReplayed, sdk.ErrPolicy} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return sdk.ErrInvalid
+}
+
+// verifyWith decides with, in order: a cached verdict, the plugin's
+// published keys in process, the plugin's Verify.
+func (b *Broker) verifyWith(ctx context.Context, s *slot, req sdk.VerifyRequest) (id sdk.Identity, err error) {
+	start := time.Now()
+	path := pathPlugin
+	defer func() {
+		outcome := outcomeAccepted
+		if err != nil {
+			outcome = outcomeUnavailable
+			if errors.Is(err, sdk.ErrRejected) {
+				outcome = outcomeRejected
+			}
+		}
+		b.metrics.verifications.WithLabelValues(s.name, outcome, path).Inc()
+		b.metrics.latency.WithLabelValues(s.name, path).Observe(time.Since(start).Seconds())
+	}()
+	now := req.At
+	if now.IsZero() {
+		now = start
+	}
+	// Every path, cached and in process included, needs a live instance:
+	// while a plugin is down nothing it vouched for is accepted.
+	in, err := s.acquire()
+	if err != nil {
+		return sdk.Identity{}, err
+	}
+	defer in.leave()
+	if !in.alive() {
+		return sdk.Identity{}, sdk.Unavailable("plugin(%s): exited; restarting", s.name)
+	}
+	epoch := s.epoch.Load()
+	cache := b.cache.Load()
+	useCache := cache != nil && req.At.IsZero() && s.cacheable()
+	var key string
+	if useCache {
+		key = cacheKey(s.name, req.Token, req.Audiences)
+		if hit, ok := cache.get(key, epoch, now); ok {
+			path = pathCache
+			return hit, nil
+		}
+	}
+	if pub := s.keys.Load(); pub != nil && pub.from == in {
+		id, err := pub.verifier.Verify(req.Token, req.Audiences, now)
+		if !errors.Is(err, jwtverify.ErrUndecided) {
+			path = pathLocal
+			if err != nil {
+				return sdk.Identity{}, fmt.Errorf("plugin(%s): %w", s.name, err)
+			}
+			id.Provider = s.name
+			if useCache {
+				cache.put(key, id, epoch)
+			}
+			return id, nil
+		}
+	}
+	id, err = in.client.Verify(ctx, req)
+	if err != nil {
+		return sdk.Identity{}, err
+	}
+	id.Provider = s.name
+	if useCache {
+		cache.put(key, id, epoch)
+	}
+	return id, nil
+}
+
+func (s *slot) cacheable() bool {
+	c := s.entry.Load().Cache
+	return c == nil || *c
+}
+
+// FetchX509SVID returns the workload's X.509-SVID from the named plugin.
+func (b *Broker) FetchX509SVID(ctx context.Context, plugin string) (sdk.X509SVID, error) {
+	s, err := b.pick(plugin, sdk.CapX509)
+	if err != nil {
+		return sdk.X509SVID{}, err
+	}
+	in, err := s.acquire()
+	if err != nil {
+		return sdk.X509SVID{}, err
+	}
+	defer in.leave()
+	return in.client.FetchX509SVID(ctx)
+}
+
+// VerifyX509 checks a certificate chain with the named plugin.
+func (b *Broker) VerifyX509(ctx context.Context, plugin string, chain []*x509.Certificate, at time.Time) (sdk.Identity, error) {
+	s, err := b.pick(plugin, sdk.CapX509)
+	if err != nil {
+		return sdk.Identity{}, err
+	}
+	in, err := s.acquire()
+	if err != nil {
+		return sdk.Identity{}, err
+	}
+	defer in.leave()
+	id, err := in.client.VerifyX509(ctx, chain, at)
+	if err != nil {
+		return sdk.Identity{}, err
+	}
+	id.Provider = s.name
+	return id, nil
+}
+
+// PluginStatus describes a loaded plugin.
+type PluginStatus struct {
+	Name         string
+	Type         string
+	Path         string
+	SHA256       string
+	Version      string
+	Capabilities []sdk.Capability
+	Up           bool
+	Ready        bool
+	Message      string
+	Restarts     uint64
+	StartedAt    time.Time
+	// Pid is an external plugin's process id.
+	Pid    int
+	Status sdk.Status
+}
+
+// Plugins reports every plugin's state, asking each for its readiness.
+func (b *Broker) Plugins(ctx context.Context) []PluginStatus {
+	var out []PluginStatus
+	for _, s := range b.set.Load().order {
+		e := s.entry.Load()
+		ps := PluginStatus{Name: s.name, Type: e.Type, Path: e.Path, SHA256: string(e.SHA256), Restarts: s.restarts.Load(), Message: "down, restarting"}
+		if in, err := s.acquire(); err == nil {
+			ps.Up, ps.Version, ps.Capabilities, ps.StartedAt, ps.Pid = true, in.info.Version, in.info.Capabilities, in.started, in.pid
+			st, err := in.client.Status(ctx)
+			in.leave()
+			if err != nil {
+				ps.Message = err.Error()
+			} else {
+				ps.Ready, ps.Message, ps.Status = st.Ready, st.Message, st
+			}
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// WaitReady waits until the named plugins (all of them when none is named)
+// report ready, or ctx ends; it then returns the reasons of those still not
+// ready. Short-lived callers use it so a plugin that needs a moment (a SPIRE
+// agent streaming its first bundle) is not asked too early.
+func (b *Broker) WaitReady(ctx context.Context, names ...string) error {
+	for {
+		var waiting []string
+		for _, p := range b.Plugins(ctx) {
+			if (len(names) == 0 || slices.Contains(names, p.Name)) && !p.Ready {
+				waiting = append(waiting, fmt.Sprintf("%s: %s", p.Name, p.Message))
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return sdk.Unavailable("not ready: %s", strings.Join(waiting, "; "))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Ready reports whether every plugin is up and ready, and why not.
+func (b *Broker) Ready(ctx context.Context) (bool, []string) {
+	if b.closed.Load() {
+		return false, []string{"broker stopped"}
+	}
+	var problems []string
+	for _, p := range b.Plugins(ctx) {
+		if !p.Ready {
+			problems = append(problems, fmt.Sprintf("%s: %s", p.Name, p.Message))
+		}
+	}
+	return len(problems) == 0, problems
+}
+
+func builtinNames(b Builtins) string {
+	names := make([]string, 0, len(b))
+	for n := range b {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
