@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slimid/slimid/sdk"
-	"github.com/slimid/slimid/sdk/jwtverify"
 )
 
 // Options are the broker's dependencies.
@@ -193,128 +191,6 @@ func (b *Broker) FetchToken(ctx context.Context, plugin string, req sdk.TokenReq
 	return tok, nil
 }
 
-// Verify checks a token with the named plugin, or with every verifying
-// plugin in configuration order when plugin is empty: the first to accept
-// wins; if none does, an outage of any of them makes the answer an outage.
-func (b *Broker) Verify(ctx context.Context, plugin string, req sdk.VerifyRequest) (sdk.Identity, error) {
-	if plugin != "" {
-		s, err := b.slot(plugin)
-		if err != nil {
-			return sdk.Identity{}, err
-		}
-		return b.verifyWith(ctx, s, req)
-	}
-	var rejections, outages []string
-	var firstReject error
-	for _, s := range b.set.Load().order {
-		if in := s.cur.Load(); in != nil && !in.info.Has(sdk.CapVerify) {
-			continue
-		}
-		id, err := b.verifyWith(ctx, s, req)
-		switch {
-		case err == nil:
-			return id, nil
-		case errors.Is(err, sdk.ErrRejected):
-			rejections = append(rejections, err.Error())
-			if firstReject == nil {
-				firstReject = err
-			}
-		default:
-			outages = append(outages, err.Error())
-		}
-	}
-	switch {
-	case len(outages) > 0:
-		return sdk.Identity{}, sdk.Unavailable("no plugin accepted the token and some could not decide: %s", strings.Join(append(outages, rejections...), "; "))
-	case firstReject == nil:
-		return sdk.Identity{}, fmt.Errorf("%w: no plugin verifies tokens", ErrNoPlugin)
-	case len(rejections) == 1:
-		return sdk.Identity{}, firstReject
-	}
-	return sdk.Identity{}, sdk.Reject(errorKind(firstReject), "no plugin accepted the token: %s", strings.Join(rejections, "; "))
-}
-
-// errorKind finds the verdict sentinel inside err.
-func errorKind(err error) error {
-	for _, k := range []error{sdk.ErrExpired, sdk.ErrNotYetValid, sdk.ErrAudience, sdk.ErrKeyMismatch, sdk.ErrUntrusted, sdk.ErrReplayed, sdk.ErrPolicy} {
-		if errors.Is(err, k) {
-			return k
-		}
-	}
-	return sdk.ErrInvalid
-}
-
-// verifyWith decides with, in order: a cached verdict, the plugin's
-// published keys in process, the plugin's Verify.
-func (b *Broker) verifyWith(ctx context.Context, s *slot, req sdk.VerifyRequest) (id sdk.Identity, err error) {
-	start := time.Now()
-	path := pathPlugin
-	defer func() {
-		outcome := outcomeAccepted
-		if err != nil {
-			outcome = outcomeUnavailable
-			if errors.Is(err, sdk.ErrRejected) {
-				outcome = outcomeRejected
-			}
-		}
-		b.metrics.verifications.WithLabelValues(s.name, outcome, path).Inc()
-		b.metrics.latency.WithLabelValues(s.name, path).Observe(time.Since(start).Seconds())
-	}()
-	now := req.At
-	if now.IsZero() {
-		now = start
-	}
-	// Every path, cached and in process included, needs a live instance:
-	// while a plugin is down nothing it vouched for is accepted.
-	in, err := s.acquire()
-	if err != nil {
-		return sdk.Identity{}, err
-	}
-	defer in.leave()
-	if !in.alive() {
-		return sdk.Identity{}, sdk.Unavailable("plugin(%s): exited; restarting", s.name)
-	}
-	epoch := s.epoch.Load()
-	cache := b.cache.Load()
-	useCache := cache != nil && req.At.IsZero() && s.cacheable()
-	var key string
-	if useCache {
-		key = cacheKey(s.name, req.Token, req.Audiences)
-		if hit, ok := cache.get(key, epoch, now); ok {
-			path = pathCache
-			return hit, nil
-		}
-	}
-	if pub := s.keys.Load(); pub != nil && pub.from == in {
-		id, err := pub.verifier.Verify(req.Token, req.Audiences, now)
-		if !errors.Is(err, jwtverify.ErrUndecided) {
-			path = pathLocal
-			if err != nil {
-				return sdk.Identity{}, fmt.Errorf("plugin(%s): %w", s.name, err)
-			}
-			id.Provider = s.name
-			if useCache {
-				cache.put(key, id, epoch)
-			}
-			return id, nil
-		}
-	}
-	id, err = in.client.Verify(ctx, req)
-	if err != nil {
-		return sdk.Identity{}, err
-	}
-	id.Provider = s.name
-	if useCache {
-		cache.put(key, id, epoch)
-	}
-	return id, nil
-}
-
-func (s *slot) cacheable() bool {
-	c := s.entry.Load().Cache
-	return c == nil || *c
-}
-
 // FetchX509SVID returns the workload's X.509-SVID from the named plugin.
 func (b *Broker) FetchX509SVID(ctx context.Context, plugin string) (sdk.X509SVID, error) {
 	s, err := b.pick(plugin, sdk.CapX509)
@@ -346,82 +222,6 @@ func (b *Broker) VerifyX509(ctx context.Context, plugin string, chain []*x509.Ce
 	}
 	id.Provider = s.name
 	return id, nil
-}
-
-// PluginStatus describes a loaded plugin.
-type PluginStatus struct {
-	Name         string
-	Type         string
-	Path         string
-	SHA256       string
-	Version      string
-	Capabilities []sdk.Capability
-	Up           bool
-	Ready        bool
-	Message      string
-	Restarts     uint64
-	StartedAt    time.Time
-	// Pid is an external plugin's process id.
-	Pid    int
-	Status sdk.Status
-}
-
-// Plugins reports every plugin's state, asking each for its readiness.
-func (b *Broker) Plugins(ctx context.Context) []PluginStatus {
-	var out []PluginStatus
-	for _, s := range b.set.Load().order {
-		e := s.entry.Load()
-		ps := PluginStatus{Name: s.name, Type: e.Type, Path: e.Path, SHA256: string(e.SHA256), Restarts: s.restarts.Load(), Message: "down, restarting"}
-		if in, err := s.acquire(); err == nil {
-			ps.Up, ps.Version, ps.Capabilities, ps.StartedAt, ps.Pid = true, in.info.Version, in.info.Capabilities, in.started, in.pid
-			st, err := in.client.Status(ctx)
-			in.leave()
-			if err != nil {
-				ps.Message = err.Error()
-			} else {
-				ps.Ready, ps.Message, ps.Status = st.Ready, st.Message, st
-			}
-		}
-		out = append(out, ps)
-	}
-	return out
-}
-
-// WaitReady waits until the named plugins (all of them when none is named)
-// report ready, or ctx ends; it then returns the reasons of those still not
-// ready. Short-lived callers use it so a plugin that needs a moment (a SPIRE
-// agent streaming its first bundle) is not asked too early.
-func (b *Broker) WaitReady(ctx context.Context, names ...string) error {
-	for {
-		var waiting []string
-		for _, p := range b.Plugins(ctx) {
-			if (len(names) == 0 || slices.Contains(names, p.Name)) && !p.Ready {
-				waiting = append(waiting, fmt.Sprintf("%s: %s", p.Name, p.Message))
-			}
-		}
-		if len(waiting) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return sdk.Unavailable("not ready: %s", strings.Join(waiting, "; "))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// Ready reports whether every plugin is up and ready, and why not.
-func (b *Broker) Ready(ctx context.Context) (bool, []string) {
-	if b.closed.Load() {
-		return false, []string{"broker stopped"}
-	}
-	var problems []string
-	for _, p := range b.Plugins(ctx) {
-		if !p.Ready {
-			problems = append(problems, fmt.Sprintf("%s: %s", p.Name, p.Message))
-		}
-	}
-	return len(problems) == 0, problems
 }
 
 func builtinNames(b Builtins) string {

@@ -367,7 +367,7 @@ func p256Key(t testing.TB) []byte {
 // tokenKID reads a JWT-SVID's kid without verifying it.
 func tokenKID(t testing.TB, token string) string {
 	t.Helper()
-	sig, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+	sig, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
 	if err != nil || len(sig.Signatures) != 1 {
 		t.Fatalf("parse JWT-SVID: %v", err)
 	}

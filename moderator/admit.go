@@ -127,7 +127,7 @@ func (m *Moderator) Admit(ctx context.Context, groupName string, keyPackages ...
 		r := c.v.record(commit.Added[i], commit.Epoch)
 		ch.put = append(ch.put, r)
 		ch.welcomeTo = append(ch.welcomeTo, r.Subject)
-		ch.used = append(ch.used, store.KeyPackageUse{Ref: c.kp.Ref(), NotAfter: c.kp.Lifetime().NotAfter})
+		ch.used = append(ch.used, store.KeyPackageUse{Ref: c.kp.Ref(), NotAfter: usedUntil(c)})
 	}
 	out, err := m.persist(g, ch)
 	if err != nil {
@@ -215,4 +215,16 @@ func (g *group) admissible(c *candidate, batch map[string]bool, size int, now ti
 		return refuse([]error{sdk.ErrPolicy}, "policy: %s", d)
 	}
 	return nil
+}
+
+// usedUntil is how long a used key package must be remembered: until it can
+// no longer be admitted, that is until its lifetime or the credential it
+// carries ends, whichever comes first (a key package may claim a lifetime
+// of centuries; its token does not).
+func usedUntil(c *candidate) time.Time {
+	until := c.kp.Lifetime().NotAfter
+	if exp := c.v.id.ExpiresAt; !exp.IsZero() && exp.Before(until) {
+		until = exp
+	}
+	return until
 }

@@ -122,6 +122,8 @@ func TestTrustChangeRemovesMembersOfTheOldSecret(t *testing.T) {
 		t.Fatalf("carol was verified by %q", roster[2].Provider)
 	}
 
+	// Set before Run starts: Run records audit events from its goroutine.
+	e.audit.recorded = make(chan struct{}, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.mod.Run(ctx) }()
@@ -130,7 +132,6 @@ func TestTrustChangeRemovesMembersOfTheOldSecret(t *testing.T) {
 	// carol's token. Run may not be watching yet when the first reload
 	// lands, so reload again (with another clock skew) until it has
 	// reacted to both.
-	e.audit.recorded = make(chan struct{}, 1)
 	var removal, renewal moderator.Outgoing
 	carolReverified := func() bool {
 		ev := e.audit.of(audit.Reverified)

@@ -42,8 +42,14 @@ func (m *Moderator) HandleMessage(ctx context.Context, groupName string, msg []b
 		return nil, fmt.Errorf("moderator: group %q: %w: a %s is not a group message", groupName, mls.ErrMessage, h.WireFormat)
 	}
 	if h.ContentType == member.ContentCommit {
+		// A PrivateMessage encrypts its sender: name the leaf only when the
+		// header carries it.
+		from := fmt.Sprintf("from leaf %d", h.Sender)
+		if h.WireFormat == member.WirePrivateMessage {
+			from = "(sender encrypted)"
+		}
 		return nil, fmt.Errorf("moderator: group %q: %w", groupName,
-			refuse([]error{ErrMemberCommit, sdk.ErrPolicy}, "a commit from leaf %d was refused: members propose, only the moderator commits", h.Sender))
+			refuse([]error{ErrMemberCommit, sdk.ErrPolicy}, "a commit %s was refused: members propose, only the moderator commits", from))
 	}
 	g, err := m.group(groupName)
 	if err != nil {

@@ -269,3 +269,19 @@ func squeeze(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func TestClassifyAdmissionVariants(t *testing.T) {
+	for name, want := range map[string]admissionVariant{
+		"BenchmarkAdmitVsTsMLS/n=1/moderator":       variantAdmit,
+		"BenchmarkAdmitVsTsMLS/n=1/moderator-tmpfs": variantOther,
+		"BenchmarkAdmitVsTsMLS/n=100/tsmls":         variantTSMLS,
+		"BenchmarkAdmit/n=10":                       variantAdmit,
+		"BenchmarkAdmit/n=10/mls-alone":             variantMLS,
+		"BenchmarkAdmitMLSOnly/n=10":                variantMLS,
+		"BenchmarkAdmitTsMLS/n=10":                  variantTSMLS,
+	} {
+		if got := classify(name); got != want {
+			t.Errorf("classify(%s) = %v; want %v", name, got, want)
+		}
+	}
+}

@@ -27,7 +27,7 @@ plugin with a secret generated once and kept (mode 0600) in the state directory.
 	root.PersistentFlags().String("state-dir", "", "state directory (default $SLIMID_STATE_DIR, $XDG_STATE_HOME/slimid or ~/.local/state/slimid)")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn or error")
 	root.PersistentFlags().String("log-format", "text", "log format: text or json")
-	root.AddCommand(newBrokerCommand(), newTokenCommand(), newVerifyCommand(), newPluginsCommand(), newVersionCommand(), newGroupCommand(), newKeyPackageCommand())
+	root.AddCommand(newBrokerCommand(), newTokenCommand(), newVerifyCommand(), newPluginsCommand(), newVersionCommand(), newGroupCommand(), newKeyPackageCommand(), newModeratorCommand(), newDemoCommand())
 	return root
 }
 

@@ -68,6 +68,17 @@ func embeddedDefault(cmd *cobra.Command) (*broker.Config, error) {
 	if err := ensureSecret(secretPath); err != nil {
 		return nil, err
 	}
+	// The secret is shared by everyone on this machine; the identity is per
+	// moderator or member: a group command's --state directory keeps its own.
+	identityDir := dir
+	if f := cmd.Flags().Lookup("state"); f != nil && f.Value.String() != "" {
+		if identityDir, err = filepath.Abs(f.Value.String()); err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(identityDir, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory: %v", err)
+		}
+	}
 	yaml := fmt.Sprintf(`socket: %q
 plugins:
   - name: %s
@@ -76,7 +87,7 @@ plugins:
       id: %q
       file: %q
       suffix_file: %q
-`, defaultSocket(dir), defaultPlugin, "slimid/local/"+userName(), secretPath, filepath.Join(dir, "identity-suffix"))
+`, defaultSocket(dir), defaultPlugin, "slimid/local/"+userName(), secretPath, filepath.Join(identityDir, "identity-suffix"))
 	return broker.ParseConfig([]byte(yaml), dir)
 }
 
