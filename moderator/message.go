@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/slimid/slimid/moderator/audit"
-	"github.com/slimid/slimid/moderator/member"
 	"github.com/slimid/slimid/moderator/mls"
 	"github.com/slimid/slimid/sdk"
 )
@@ -34,18 +33,18 @@ type Received struct {
 // application message is decrypted and returned. Commits from members are
 // refused: only the moderator commits.
 func (m *Moderator) HandleMessage(ctx context.Context, groupName string, msg []byte) (*Received, error) {
-	h, err := member.ParseHeader(msg)
+	h, err := mls.ParseHeader(msg)
 	if err != nil {
 		return nil, fmt.Errorf("moderator: group %q: %w", groupName, err)
 	}
-	if h.WireFormat != member.WirePublicMessage && h.WireFormat != member.WirePrivateMessage {
+	if h.WireFormat != mls.WirePublicMessage && h.WireFormat != mls.WirePrivateMessage {
 		return nil, fmt.Errorf("moderator: group %q: %w: a %s is not a group message", groupName, mls.ErrMessage, h.WireFormat)
 	}
-	if h.ContentType == member.ContentCommit {
+	if h.ContentType == mls.ContentCommit {
 		// A PrivateMessage encrypts its sender: name the leaf only when the
 		// header carries it.
 		from := fmt.Sprintf("from leaf %d", h.Sender)
-		if h.WireFormat == member.WirePrivateMessage {
+		if h.WireFormat == mls.WirePrivateMessage {
 			from = "(sender encrypted)"
 		}
 		return nil, fmt.Errorf("moderator: group %q: %w", groupName,

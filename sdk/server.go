@@ -150,15 +150,8 @@ func (s *server) Verify(ctx context.Context, req *identityv1.VerifyRequest) (*id
 			return err
 		}
 		id, err := v.Verify(ctx, VerifyRequest{Token: req.GetToken(), Audiences: req.GetAudiences(), At: timeFromWire(req.GetAt())})
-		if err != nil {
-			return err
-		}
-		wire, err := IdentityToWire(id)
-		if err != nil {
-			return err
-		}
-		out = &identityv1.VerifyResponse{Identity: wire}
-		return nil
+		out, err = verifyResponse(id, err)
+		return err
 	})
 	return out, err
 }
@@ -217,15 +210,20 @@ func (s *server) VerifyX509(ctx context.Context, req *identityv1.VerifyX509Reque
 			at = time.Now()
 		}
 		id, err := xp.VerifyX509(ctx, chain, at)
-		if err != nil {
-			return err
-		}
-		wire, err := IdentityToWire(id)
-		if err != nil {
-			return err
-		}
-		out = &identityv1.VerifyResponse{Identity: wire}
-		return nil
+		out, err = verifyResponse(id, err)
+		return err
 	})
 	return out, err
+}
+
+// verifyResponse wraps a plugin's verdict for the wire.
+func verifyResponse(id Identity, err error) (*identityv1.VerifyResponse, error) {
+	if err != nil {
+		return nil, err
+	}
+	wire, err := IdentityToWire(id)
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.VerifyResponse{Identity: wire}, nil
 }

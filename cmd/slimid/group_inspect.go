@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slimid/slimid/moderator"
-	"github.com/slimid/slimid/moderator/member"
 	"github.com/slimid/slimid/moderator/mls"
 	"github.com/slimid/slimid/sdk"
 )
@@ -30,7 +29,7 @@ epoch, content type). Nothing in a group message is decrypted.`,
 			if err != nil {
 				return err
 			}
-			h, err := member.ParseHeader(raw)
+			h, err := mls.ParseHeader(raw)
 			if err != nil {
 				// Bare KeyPackage bytes have no MLSMessage header.
 				if kp, kerr := mls.DecodeKeyPackage(raw); kerr == nil {
@@ -40,21 +39,21 @@ epoch, content type). Nothing in a group message is decrypted.`,
 			}
 			out := map[string]any{"wire_format": h.WireFormat.String()}
 			switch h.WireFormat {
-			case member.WireKeyPackage:
+			case mls.WireKeyPackage:
 				kp, err := mls.DecodeKeyPackage(raw)
 				if err != nil {
 					return err
 				}
 				return inspectKeyPackage(cmd, kp)
-			case member.WireWelcome:
+			case mls.WireWelcome:
 				refs := make([]string, len(h.Recipients))
 				for i, r := range h.Recipients {
 					refs[i] = r.String()
 				}
 				out["suite"], out["suite_name"], out["key_packages"] = uint16(h.Suite), h.Suite.String(), refs
-			case member.WirePublicMessage, member.WirePrivateMessage:
+			case mls.WirePublicMessage, mls.WirePrivateMessage:
 				out["group"], out["epoch"], out["content_type"] = string(h.GroupID), h.Epoch, h.ContentType.String()
-				if h.WireFormat == member.WirePublicMessage {
+				if h.WireFormat == mls.WirePublicMessage {
 					out["sender_leaf"] = h.Sender
 				}
 			}
@@ -69,7 +68,7 @@ epoch, content type). Nothing in a group message is decrypted.`,
 func inspectKeyPackage(cmd *cobra.Command, kp *mls.KeyPackage) error {
 	lt := kp.Lifetime()
 	out := map[string]any{
-		"wire_format":               member.WireKeyPackage.String(),
+		"wire_format":               mls.WireKeyPackage.String(),
 		"ref":                       kp.Ref().String(),
 		"suite":                     uint16(kp.Suite()),
 		"suite_name":                kp.Suite().String(),

@@ -115,12 +115,12 @@ rule) and commits it to --commit-out.`,
 
 func moderatorReceive(cmd *cobra.Command, msg []byte) error {
 	commitOut, _ := cmd.Flags().GetString("commit-out")
-	h, err := member.ParseHeader(msg)
+	h, err := mls.ParseHeader(msg)
 	if err != nil {
 		return err
 	}
 	var svc identityService = noVerifier{}
-	if h.ContentType == member.ContentProposal {
+	if h.ContentType == mls.ContentProposal {
 		if commitOut == "" {
 			return fmt.Errorf("the message is a proposal, which the moderator commits: pass --commit-out")
 		}

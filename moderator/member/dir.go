@@ -69,11 +69,11 @@ func (d *Dir) groupPath(groupID []byte) string {
 // Join joins the group a Welcome invites one of the saved key packages to,
 // saves the membership and forgets the key package.
 func (d *Dir) Join(welcome []byte) (*Member, error) {
-	h, err := ParseHeader(welcome)
+	h, err := mls.ParseHeader(welcome)
 	if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
-	if h.WireFormat != WireWelcome {
+	if h.WireFormat != mls.WireWelcome {
 		return nil, fmt.Errorf("member: %w: a %s is not a Welcome", mls.ErrWelcome, h.WireFormat)
 	}
 	for _, ref := range h.Recipients {

@@ -1,7 +1,6 @@
 package member_test
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 
@@ -12,25 +11,6 @@ import (
 // The seed corpus (testdata/fuzz) holds real messages of every wire format:
 // commits, an Update proposal, an application message, a Welcome and a key
 // package.
-
-func FuzzParseHeader(f *testing.F) {
-	f.Add([]byte{0, 1, 0, 1})
-	f.Fuzz(func(t *testing.T, msg []byte) {
-		h, err := member.ParseHeader(msg)
-		if err != nil {
-			if !errors.Is(err, member.ErrMalformed) {
-				t.Fatalf("error %v is not ErrMalformed", err)
-			}
-			return
-		}
-		if !bytes.HasPrefix(msg, []byte{0, 1}) {
-			t.Fatalf("accepted a message that is not MLS 1.0: %x", msg[:min(len(msg), 4)])
-		}
-		if len(h.GroupID) > len(msg) {
-			t.Fatalf("group ID longer than the message")
-		}
-	})
-}
 
 func FuzzReceive(f *testing.F) {
 	mod := moderated(f)

@@ -197,11 +197,11 @@ func (m *Member) receive(msg []byte, events *[]Event) error {
 	if m.removed {
 		return ErrRemoved
 	}
-	h, err := ParseHeader(msg)
+	h, err := mls.ParseHeader(msg)
 	if err != nil {
 		return fmt.Errorf("member: %w", err)
 	}
-	if h.WireFormat != WirePublicMessage && h.WireFormat != WirePrivateMessage {
+	if h.WireFormat != mls.WirePublicMessage && h.WireFormat != mls.WirePrivateMessage {
 		return fmt.Errorf("member: %w: a %s is not a group message", mls.ErrMessage, h.WireFormat)
 	}
 	if !bytes.Equal(h.GroupID, m.g.ID()) {
@@ -217,7 +217,7 @@ func (m *Member) receive(msg []byte, events *[]Event) error {
 		*events = append(*events, Event{Kind: Buffered, Epoch: epoch})
 		return nil
 	}
-	if h.ContentType != ContentApplication {
+	if h.ContentType != mls.ContentApplication {
 		sum := sha256.Sum256(msg)
 		if h.Epoch < epoch || m.seen[sum] || bytes.Equal(msg, m.proposal) {
 			*events = append(*events, Event{Kind: Duplicate, Epoch: epoch})
@@ -227,7 +227,7 @@ func (m *Member) receive(msg []byte, events *[]Event) error {
 	}
 	got, err := m.g.Process(msg)
 	if err != nil {
-		if h.ContentType != ContentApplication && !errors.Is(err, mls.ErrDamaged) {
+		if h.ContentType != mls.ContentApplication && !errors.Is(err, mls.ErrDamaged) {
 			delete(m.seen, sha256.Sum256(msg)) // refused: a later copy may be retried
 		}
 		return fmt.Errorf("member: %w", err)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/renameio/v2"
+
 	"github.com/slimid/slimid/moderator/mls"
 )
 
@@ -123,34 +125,16 @@ func savedCredential(token []byte, chain [][]byte) (mls.Credential, error) {
 	return cred, nil
 }
 
-// writeFile saves data to path atomically (a temporary file renamed over
-// it, synced), mode 0600, for secrets such as State's output.
+// writeFile saves data to path atomically (a synced temporary file renamed
+// over it), mode 0600, for secrets such as group state; the directory is
+// synced too, so the rename survives a crash.
 func writeFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
+	if err := renameio.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("member: saving %s: %v", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("member: saving %s: %v", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
 	}
 	return nil
 }

@@ -130,11 +130,11 @@ func (c *Client) join(s *session, d *moderatorv1.Delivery) (*moderatorv1.Members
 		return nil, fmt.Errorf("a Welcome delivery carries %d messages, not 1", len(d.GetMessages()))
 	}
 	welcome := d.GetMessages()[0]
-	h, err := member.ParseHeader(welcome)
+	h, err := mls.ParseHeader(welcome)
 	if err != nil {
 		return nil, err
 	}
-	if h.WireFormat != member.WireWelcome {
+	if h.WireFormat != mls.WireWelcome {
 		return nil, fmt.Errorf("a %s is not a Welcome", h.WireFormat)
 	}
 	channel := d.GetChannelName()

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/renameio/v2"
+
 	"github.com/slimid/slimid/moderator/member"
 	"github.com/slimid/slimid/moderator/mls"
 )
@@ -219,27 +221,16 @@ func parseKey(der []byte) (crypto.Signer, error) {
 // refHex is a short form of a key package reference, for logs.
 func refHex(ref mls.KeyPackageRef) string { return hex.EncodeToString(ref[:8]) }
 
-// writeFile saves data atomically (a synced temporary file renamed over
-// path), mode 0600.
+// writeFile saves data to path atomically (a synced temporary file renamed
+// over it), mode 0600, for secrets such as group state; the directory is
+// synced too, so the rename survives a crash.
 func writeFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
+	if err := renameio.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("memberclient: saving %s: %v", path, err)
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("memberclient: saving %s: %v", path, err)
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
 	}
 	return nil
 }

@@ -69,6 +69,12 @@
 // seals application data. Everyone can read Epoch, EpochAuthenticator,
 // Export and Members.
 //
+// # Routing without decrypting
+//
+// ParseHeader reads what an MLSMessage says in the clear (wire format, group,
+// epoch, content type, a Welcome's recipients) so that a delivery service can
+// order and route messages; nothing in a Header is authenticated.
+//
 // # State
 //
 // mls-go serializes a group to JSON (group.StateData: ratchet tree, group

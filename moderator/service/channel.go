@@ -8,7 +8,6 @@ import (
 	"sync"
 
 	"github.com/slimid/slimid/moderator"
-	"github.com/slimid/slimid/moderator/member"
 	"github.com/slimid/slimid/moderator/mls"
 	moderatorv1 "github.com/slimid/slimid/sdk/proto/moderator/v1"
 )
@@ -119,7 +118,7 @@ func newEntry(out moderator.Outgoing, reason string) *entry {
 		e.welcomeOwed[w] = true
 	}
 	if len(out.Welcome) > 0 {
-		if h, err := member.ParseHeader(out.Welcome); err == nil {
+		if h, err := mls.ParseHeader(out.Welcome); err == nil {
 			e.refs = h.Recipients
 		}
 	}

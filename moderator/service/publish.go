@@ -3,7 +3,6 @@ package service
 import (
 	"fmt"
 
-	"github.com/slimid/slimid/moderator/member"
 	"github.com/slimid/slimid/moderator/mls"
 	moderatorv1 "github.com/slimid/slimid/sdk/proto/moderator/v1"
 )
@@ -32,15 +31,15 @@ func (s *Service) publish(c *conn, p *moderatorv1.Publish) {
 		refuse("this stream speaks for no member of channel %q: join it, or prove the membership in Hello", ch)
 		return
 	}
-	h, err := member.ParseHeader(p.GetMessage())
+	h, err := mls.ParseHeader(p.GetMessage())
 	if err != nil {
 		refuse("%v", err)
 		return
 	}
-	if h.ContentType == member.ContentProposal {
+	if h.ContentType == mls.ContentProposal {
 		kind = "update"
 	}
-	if h.WireFormat == member.WirePublicMessage && (h.SenderType != senderMember || h.Sender != b.leaf) {
+	if h.WireFormat == mls.WirePublicMessage && (h.SenderType != senderMember || h.Sender != b.leaf) {
 		refuse("the message is signed for leaf %d; this stream speaks for leaf %d", h.Sender, b.leaf)
 		return
 	}

@@ -173,7 +173,7 @@ func (r *rawMember) answerJoin(ctx context.Context, src member.TokenFetcher, plu
 // join applies a Welcome and acknowledges it with the membership proof.
 func (r *rawMember) join(d *moderatorv1.Delivery) *member.Member {
 	r.t.Helper()
-	h, err := member.ParseHeader(d.GetMessages()[0])
+	h, err := mls.ParseHeader(d.GetMessages()[0])
 	if err != nil {
 		r.t.Fatal(err)
 	}

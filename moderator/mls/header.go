@@ -1,11 +1,9 @@
-package member
+package mls
 
 import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"github.com/slimid/slimid/moderator/mls"
 )
 
 // WireFormat is an MLSMessage's wire format (RFC 9420 §6).
@@ -75,9 +73,9 @@ type Header struct {
 	SenderType uint8
 	Sender     uint32
 	// Suite is set for Welcomes and key packages.
-	Suite mls.Suite
+	Suite Suite
 	// Recipients are the key packages a Welcome is addressed to.
-	Recipients []mls.KeyPackageRef
+	Recipients []KeyPackageRef
 }
 
 // ErrMalformed marks bytes that are not an MLSMessage.
@@ -113,16 +111,16 @@ func ParseHeader(msg []byte) (Header, error) {
 		h.Epoch = r.u64()
 		h.ContentType = ContentType(r.u8())
 	case WireWelcome:
-		h.Suite = mls.Suite(r.u16())
+		h.Suite = Suite(r.u16())
 		secrets := &reader{b: r.vector()}
 		for r.err == nil && secrets.err == nil && len(secrets.b) > 0 {
 			ref := secrets.vector()
 			secrets.vector() // kem_output
 			secrets.vector() // ciphertext
-			if secrets.err == nil && len(ref) != len(mls.KeyPackageRef{}) {
+			if secrets.err == nil && len(ref) != len(KeyPackageRef{}) {
 				return Header{}, fmt.Errorf("%w: Welcome names a key package reference of %d bytes", ErrMalformed, len(ref))
 			}
-			var kr mls.KeyPackageRef
+			var kr KeyPackageRef
 			copy(kr[:], ref)
 			h.Recipients = append(h.Recipients, kr)
 		}
@@ -131,7 +129,7 @@ func ParseHeader(msg []byte) (Header, error) {
 		}
 	case WireKeyPackage:
 		r.u16() // protocol version
-		h.Suite = mls.Suite(r.u16())
+		h.Suite = Suite(r.u16())
 	case WireGroupInfo:
 	default:
 		return Header{}, fmt.Errorf("%w: unknown wire format %d", ErrMalformed, uint16(h.WireFormat))
