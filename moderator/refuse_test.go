@@ -1,7 +1,9 @@
 package moderator_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -141,6 +143,14 @@ func TestAdmitRefusals(t *testing.T) {
 	}
 	cases = append(cases, tc{"removed member's old key package", bob.kp(), "", moderator.ErrKeyPackageUsed,
 		fmt.Sprintf(`key package %.16s… was already used to join group "org/ns/channel"; create a fresh key package`, bob.bundle.KeyPackage().Ref()), time.Time{}})
+	{
+		// A key package claiming a ciphersuite nobody offers: the suite field
+		// follows the MLSMessage header (4 bytes) and the protocol version.
+		unlisted := bytes.Clone(e.newCandidate("org/ns/ken", "slim").kp())
+		binary.BigEndian.PutUint16(unlisted[6:8], 0x0005)
+		cases = append(cases, tc{"unlisted suite", unlisted, "", mls.ErrKeyPackage,
+			"key package: ciphersuite 0x0005 is not supported (use 0x0001, 0x0002 or 0x0003)", time.Time{}})
+	}
 	cases = append(cases, tc{"not a key package", []byte("hello"), "", mls.ErrKeyPackage,
 		"key package: protocol version 26725 is not MLS 1.0", time.Time{}})
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slimid/slimid/plugins/jwt"
 	"github.com/slimid/slimid/sdk"
 )
 
@@ -152,4 +153,24 @@ func FuzzValidateConfig(f *testing.F) {
 			t.Fatalf("error spans several lines: %q", err)
 		}
 	})
+}
+
+// A pinned algorithm selects the JWKS keys that fit it, with a note for each
+// skipped one; a JWKS with no fitting key is refused.
+func TestPinnedAlgorithmSelectsJWKSKeys(t *testing.T) {
+	verifier := func(alg string) []byte {
+		return []byte("verifier:\n  claims: {audience: [slim]}\n  key: {type: decoding, algorithm: " + alg + ", format: jwks, key: {file: testdata/members.jwks}}\n")
+	}
+	notes, err := jwt.New().ValidateConfig(context.Background(), verifier("ES256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `verifier.key: key 1 (kid "eddsa-1"): alg ES256 needs a EC key, not OKP; skipped`
+	if len(notes) != 1 || notes[0] != want {
+		t.Fatalf("notes = %q; want [%q]", notes, want)
+	}
+	_, err = jwt.New().ValidateConfig(context.Background(), verifier("RS256"))
+	if err == nil || err.Error() != "verifier.key: no key fits algorithm RS256" {
+		t.Fatalf("no fitting key = %v", err)
+	}
 }

@@ -160,6 +160,9 @@ func (s keySource) loadVerificationKeys() (doc []byte, notes []string, err error
 	if err != nil {
 		return nil, nil, err
 	}
+	// A JWKS with a pinned algorithm selects the keys that fit it: an
+	// identity provider's JWKS often holds keys of several types.
+	selecting := s.format == "jwks" && s.algorithm != ""
 	out := jwk.NewSet()
 	for i := range set.Len() {
 		k, _ := set.Key(i)
@@ -172,9 +175,24 @@ func (s keySource) loadVerificationKeys() (doc []byte, notes []string, err error
 			k = pub
 		}
 		if err := s.pinAlgorithm(k, i); err != nil {
-			return nil, nil, err
+			if !selecting {
+				return nil, nil, err
+			}
+			notes = append(notes, fmt.Sprintf("%v; skipped", err))
+			continue
+		}
+		if selecting {
+			if _, skipped, _ := jwtverify.UsableKeys(mustJWKS(k)); len(skipped) > 0 {
+				// The reason, without its position in the one-key document.
+				_, reason, _ := strings.Cut(skipped[0].Error(), "): ")
+				notes = append(notes, fmt.Sprintf("%s: key %d (kid %q): %s; skipped", s.place, i, k.KeyID(), reason))
+				continue
+			}
 		}
 		_ = out.AddKey(k)
+	}
+	if out.Len() == 0 {
+		return nil, nil, fmt.Errorf("%s: no key fits algorithm %s", s.place, s.algorithm)
 	}
 	doc, err = json.Marshal(out)
 	if err != nil {
@@ -184,6 +202,14 @@ func (s keySource) loadVerificationKeys() (doc []byte, notes []string, err error
 		return nil, nil, err
 	}
 	return doc, notes, nil
+}
+
+// mustJWKS is a one-key JWKS document.
+func mustJWKS(k jwk.Key) []byte {
+	set := jwk.NewSet()
+	_ = set.AddKey(k)
+	doc, _ := json.Marshal(set)
+	return doc
 }
 
 // checkKeys applies the verifier's own key rules to doc, so a key the
