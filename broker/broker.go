@@ -205,23 +205,30 @@ func (b *Broker) FetchX509SVID(ctx context.Context, plugin string) (sdk.X509SVID
 	return in.client.FetchX509SVID(ctx)
 }
 
-// VerifyX509 checks a certificate chain with the named plugin.
+// VerifyX509 checks a certificate chain with the named plugin, or with each
+// plugin offering X.509 in configuration order when plugin is empty.
 func (b *Broker) VerifyX509(ctx context.Context, plugin string, chain []*x509.Certificate, at time.Time) (sdk.Identity, error) {
-	s, err := b.pick(plugin, sdk.CapX509)
+	verify := func(s *slot) (sdk.Identity, error) {
+		in, err := s.acquire()
+		if err != nil {
+			return sdk.Identity{}, err
+		}
+		defer in.leave()
+		id, err := in.client.VerifyX509(ctx, chain, at)
+		if err != nil {
+			return sdk.Identity{}, err
+		}
+		id.Provider = s.name
+		return id, nil
+	}
+	if plugin == "" {
+		return b.firstAccept(sdk.CapX509, "certificate chain", verify)
+	}
+	s, err := b.slot(plugin)
 	if err != nil {
 		return sdk.Identity{}, err
 	}
-	in, err := s.acquire()
-	if err != nil {
-		return sdk.Identity{}, err
-	}
-	defer in.leave()
-	id, err := in.client.VerifyX509(ctx, chain, at)
-	if err != nil {
-		return sdk.Identity{}, err
-	}
-	id.Provider = s.name
-	return id, nil
+	return verify(s)
 }
 
 func builtinNames(b Builtins) string {

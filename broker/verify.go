@@ -22,13 +22,20 @@ func (b *Broker) Verify(ctx context.Context, plugin string, req sdk.VerifyReques
 		}
 		return b.verifyWith(ctx, s, req)
 	}
+	return b.firstAccept(sdk.CapVerify, "token", func(s *slot) (sdk.Identity, error) { return b.verifyWith(ctx, s, req) })
+}
+
+// firstAccept asks every plugin offering capability, in configuration order,
+// until one accepts. If none does, an outage of any makes the answer an
+// outage; otherwise it is a rejection naming each plugin's reason.
+func (b *Broker) firstAccept(capability sdk.Capability, what string, verify func(*slot) (sdk.Identity, error)) (sdk.Identity, error) {
 	var rejections, outages []string
 	var firstReject error
 	for _, s := range b.set.Load().order {
-		if in := s.cur.Load(); in != nil && !in.info.Has(sdk.CapVerify) {
+		if in := s.cur.Load(); in != nil && !in.info.Has(capability) {
 			continue
 		}
-		id, err := b.verifyWith(ctx, s, req)
+		id, err := verify(s)
 		switch {
 		case err == nil:
 			return id, nil
@@ -43,13 +50,13 @@ func (b *Broker) Verify(ctx context.Context, plugin string, req sdk.VerifyReques
 	}
 	switch {
 	case len(outages) > 0:
-		return sdk.Identity{}, sdk.Unavailable("no plugin accepted the token and some could not decide: %s", strings.Join(append(outages, rejections...), "; "))
+		return sdk.Identity{}, sdk.Unavailable("no plugin accepted the %s and some could not decide: %s", what, strings.Join(append(outages, rejections...), "; "))
 	case firstReject == nil:
-		return sdk.Identity{}, fmt.Errorf("%w: no plugin verifies tokens", ErrNoPlugin)
+		return sdk.Identity{}, fmt.Errorf("%w: no plugin offers %s", ErrNoPlugin, capability)
 	case len(rejections) == 1:
 		return sdk.Identity{}, firstReject
 	}
-	return sdk.Identity{}, sdk.Reject(errorKind(firstReject), "no plugin accepted the token: %s", strings.Join(rejections, "; "))
+	return sdk.Identity{}, sdk.Reject(errorKind(firstReject), "no plugin accepted the %s: %s", what, strings.Join(rejections, "; "))
 }
 
 // errorKind finds the verdict sentinel inside err.
