@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -97,6 +98,34 @@ func BenchmarkVerifyPaths(b *testing.B) {
 			}
 		})
 	}
+	// paired alternates the external plugin and the echo floor in one loop,
+	// so both see the same machine state: on a noisy host the ratio holds
+	// even when the absolute figures drift.
+	b.Run("external-vs-echo", func(b *testing.B) {
+		br, err := broker.New(ctx, parse(b, "cache: {max_entries: -1}\nplugins:\n"+entry(b, "team", secretA, true, "")), broker.Options{Builtins: builtins})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer br.Close()
+		wire, _ := sdk.IdentityToWire(id)
+		conn := startEcho(b, proto.Size(&identityv1.VerifyResponse{Identity: wire}))
+		payload := wrapperspb.Bytes(make([]byte, proto.Size(&identityv1.VerifyRequest{Token: req.Token, Audiences: req.Audiences})))
+		var external, echo time.Duration
+		for b.Loop() {
+			start := time.Now()
+			if _, err := br.Verify(ctx, "team", req); err != nil {
+				b.Fatal(err)
+			}
+			mid := time.Now()
+			if err := conn.Invoke(ctx, "/echo.Echo/Echo", payload, new(wrapperspb.BytesValue)); err != nil {
+				b.Fatal(err)
+			}
+			external += mid.Sub(start)
+			echo += time.Since(mid)
+		}
+		b.ReportMetric(float64(external.Nanoseconds())/float64(b.N), "external-ns/op")
+		b.ReportMetric(float64(echo.Nanoseconds())/float64(b.N), "echo-ns/op")
+	})
 	b.Run("echo", func(b *testing.B) {
 		wire, _ := sdk.IdentityToWire(id)
 		respBytes := proto.Size(&identityv1.VerifyResponse{Identity: wire})

@@ -96,13 +96,22 @@ func TestMetricsExposition(t *testing.T) {
 slimid_plugin_up{plugin="team"} 1
 # HELP slimid_verifications_total Token verifications by plugin, outcome (accepted, rejected, unavailable) and path (cache, local, plugin).
 # TYPE slimid_verifications_total counter
+slimid_verifications_total{outcome="accepted",path="cache",plugin="team"} 0
+slimid_verifications_total{outcome="accepted",path="local",plugin="team"} 0
+slimid_verifications_total{outcome="accepted",path="plugin",plugin="team"} 0
+slimid_verifications_total{outcome="rejected",path="cache",plugin="team"} 0
+slimid_verifications_total{outcome="rejected",path="local",plugin="team"} 0
 slimid_verifications_total{outcome="rejected",path="plugin",plugin="team"} 1
+slimid_verifications_total{outcome="unavailable",path="cache",plugin="team"} 0
+slimid_verifications_total{outcome="unavailable",path="local",plugin="team"} 0
+slimid_verifications_total{outcome="unavailable",path="plugin",plugin="team"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "slimid_plugin_up", "slimid_verifications_total"); err != nil {
 		t.Fatal(err)
 	}
 	n, err := testutil.GatherAndCount(reg, "slimid_token_expiry_seconds", "slimid_verify_duration_seconds")
-	if err != nil || n != 2 {
-		t.Fatalf("expiry and latency series = %d, %v; want 2", n, err)
+	// One expiry series, and a latency series per path (cache, local, plugin).
+	if err != nil || n != 4 {
+		t.Fatalf("expiry and latency series = %d, %v; want 4", n, err)
 	}
 }

@@ -84,3 +84,21 @@ func (c *expiryCollector) Collect(ch chan<- prometheus.Metric) {
 		return true
 	})
 }
+
+// slotMetrics are one plugin's verification series, resolved once so the
+// hot path does not hash label values on every call.
+type slotMetrics struct {
+	verifications map[[2]string]prometheus.Counter // [outcome, path]
+	latency       map[string]prometheus.Observer   // by path
+}
+
+func (m *metrics) forPlugin(name string) slotMetrics {
+	sm := slotMetrics{verifications: map[[2]string]prometheus.Counter{}, latency: map[string]prometheus.Observer{}}
+	for _, path := range []string{pathCache, pathLocal, pathPlugin} {
+		sm.latency[path] = m.latency.WithLabelValues(name, path)
+		for _, outcome := range []string{outcomeAccepted, outcomeRejected, outcomeUnavailable} {
+			sm.verifications[[2]string{outcome, path}] = m.verifications.WithLabelValues(name, outcome, path)
+		}
+	}
+	return sm
+}

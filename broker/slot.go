@@ -20,6 +20,7 @@ type slot struct {
 	builtins Builtins
 	log      *slog.Logger
 	metrics  *metrics
+	series   slotMetrics
 	onTrust  func(name string)
 
 	initialBackoff, maxBackoff time.Duration
@@ -45,6 +46,7 @@ type published struct {
 func newSlot(parent context.Context, entry PluginConfig, b *Broker, cfg *Config) *slot {
 	s := &slot{name: entry.Name, builtins: b.builtins, log: b.log.With("plugin", entry.Name), metrics: b.metrics, onTrust: b.trustChanged, epochs: &b.epochs}
 	s.entry.Store(&entry)
+	s.series = b.metrics.forPlugin(entry.Name)
 	s.initialBackoff, s.maxBackoff = cfg.backoff()
 	s.bump()
 	s.ctx, s.cancel = context.WithCancel(parent)
@@ -211,4 +213,10 @@ func (s *slot) stop(grace time.Duration) {
 	s.metrics.pluginUp.WithLabelValues(s.name).Set(0)
 	// What this plugin vouched for is no longer vouched for.
 	s.onTrust(s.name)
+}
+
+// observe records one verification.
+func (s *slot) observe(outcome, path string, took time.Duration) {
+	s.series.verifications[[2]string{outcome, path}].Inc()
+	s.series.latency[path].Observe(took.Seconds())
 }

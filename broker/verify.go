@@ -82,23 +82,21 @@ func (b *Broker) verifyWith(ctx context.Context, s *slot, req sdk.VerifyRequest)
 				outcome = outcomeRejected
 			}
 		}
-		b.metrics.verifications.WithLabelValues(s.name, outcome, path).Inc()
-		b.metrics.latency.WithLabelValues(s.name, path).Observe(time.Since(start).Seconds())
+		s.observe(outcome, path, time.Since(start))
 	}()
 	now := req.At
 	if now.IsZero() {
 		now = start
 	}
-	// Every path, cached and in process included, needs a live instance:
-	// while a plugin is down nothing it vouched for is accepted.
 	in, err := s.acquire()
 	if err != nil {
 		return sdk.Identity{}, err
 	}
 	defer in.leave()
-	if !in.alive() {
-		return sdk.Identity{}, sdk.Unavailable("plugin(%s): exited; restarting", s.name)
-	}
+	// An answer given without the plugin (cached, or with its published
+	// keys) needs the plugin alive at this moment: while it is down nothing
+	// it vouched for is accepted. A call to a dead plugin fails by itself.
+	dead := func() error { return sdk.Unavailable("plugin(%s): exited; restarting", s.name) }
 	epoch := s.epoch.Load()
 	cache := b.cache.Load()
 	useCache := cache != nil && req.At.IsZero() && s.cacheable()
@@ -107,6 +105,9 @@ func (b *Broker) verifyWith(ctx context.Context, s *slot, req sdk.VerifyRequest)
 		key = cacheKey(s.name, req.Token, req.Audiences)
 		if hit, ok := cache.get(key, epoch, now); ok {
 			path = pathCache
+			if !in.alive() {
+				return sdk.Identity{}, dead()
+			}
 			return hit, nil
 		}
 	}
@@ -114,6 +115,9 @@ func (b *Broker) verifyWith(ctx context.Context, s *slot, req sdk.VerifyRequest)
 		id, err := pub.verifier.Verify(req.Token, req.Audiences, now)
 		if !errors.Is(err, jwtverify.ErrUndecided) {
 			path = pathLocal
+			if !in.alive() {
+				return sdk.Identity{}, dead()
+			}
 			if err != nil {
 				return sdk.Identity{}, fmt.Errorf("plugin(%s): %w", s.name, err)
 			}

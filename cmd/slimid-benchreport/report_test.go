@@ -285,3 +285,21 @@ func TestClassifyAdmissionVariants(t *testing.T) {
 		}
 	}
 }
+
+// The paired external-vs-echo measurement decides the ratio when present.
+func TestExternalRatioPrefersPairedRun(t *testing.T) {
+	input := `pkg: github.com/slimid/slimid/broker
+BenchmarkVerifyPaths/direct-2   	 1000	      2000 ns/op
+BenchmarkVerifyPaths/external-2 	 1000	    150000 ns/op
+BenchmarkVerifyPaths/echo-2     	 1000	    100000 ns/op
+BenchmarkVerifyPaths/external-vs-echo-2 	 1000	    250000 ns/op	    130000 echo-ns/op	    154000 external-ns/op
+`
+	rs, err := parse(strings.NewReader(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := externalRatio(rs, rs.ns("broker", "BenchmarkVerifyPaths/external"), rs.ns("broker", "BenchmarkVerifyPaths/echo"), rs.ns("broker", "BenchmarkVerifyPaths/direct"))
+	if !got.ok || got.v < 1.1666 || got.v > 1.1667 {
+		t.Fatalf("ratio = %+v; want 154000 / (130000 + 2000) = 1.1667", got)
+	}
+}
