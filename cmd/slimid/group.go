@@ -125,6 +125,21 @@ func openModerator(cmd *cobra.Command, svc identityService) (*moderatorState, er
 	return st, nil
 }
 
+// openModeratorGroup opens the moderator state and resolves --group among
+// its groups; the caller closes the state.
+func openModeratorGroup(cmd *cobra.Command, svc identityService) (*moderatorState, string, error) {
+	mod, err := openModerator(cmd, svc)
+	if err != nil {
+		return nil, "", err
+	}
+	name, err := moderatorGroup(cmd, mod)
+	if err != nil {
+		mod.Close()
+		return nil, "", err
+	}
+	return mod, name, nil
+}
+
 // moderatorGroup resolves --group among the moderator's groups.
 func moderatorGroup(cmd *cobra.Command, mod *moderatorState) (string, error) {
 	var names []string

@@ -58,15 +58,11 @@ func runGroupAdd(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	defer svc.Close()
-	mod, err := openModerator(cmd, svc)
+	mod, name, err := openModeratorGroup(cmd, svc)
 	if err != nil {
 		return err
 	}
 	defer mod.Close()
-	name, err := moderatorGroup(cmd, mod)
-	if err != nil {
-		return err
-	}
 	res, err := mod.Admit(cmd.Context(), name, kps...)
 	if err != nil {
 		return err
@@ -150,15 +146,11 @@ for every member, the removed one included. Prints the new epoch as JSON.`,
 			subject, _ := cmd.Flags().GetString("member")
 			reason, _ := cmd.Flags().GetString("reason")
 			commitOut, _ := cmd.Flags().GetString("commit-out")
-			mod, err := openModerator(cmd, noVerifier{})
+			mod, name, err := openModeratorGroup(cmd, noVerifier{})
 			if err != nil {
 				return err
 			}
 			defer mod.Close()
-			name, err := moderatorGroup(cmd, mod)
-			if err != nil {
-				return err
-			}
 			out, err := mod.Remove(cmd.Context(), name, subject, reason)
 			if err != nil {
 				return err

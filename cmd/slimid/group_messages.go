@@ -24,15 +24,11 @@ before the message is written, so a message key is never used twice.`,
 			dir, _ := cmd.Flags().GetString("state")
 			var msg []byte
 			if isModeratorState(dir) {
-				mod, err := openModerator(cmd, noVerifier{})
+				mod, name, err := openModeratorGroup(cmd, noVerifier{})
 				if err != nil {
 					return err
 				}
 				defer mod.Close()
-				name, err := moderatorGroup(cmd, mod)
-				if err != nil {
-					return err
-				}
 				if msg, err = mod.Send(cmd.Context(), name, []byte(text)); err != nil {
 					return err
 				}
@@ -129,15 +125,11 @@ func moderatorReceive(cmd *cobra.Command, msg []byte) error {
 		}
 		defer svc.Close()
 	}
-	mod, err := openModerator(cmd, svc)
+	mod, name, err := openModeratorGroup(cmd, svc)
 	if err != nil {
 		return err
 	}
 	defer mod.Close()
-	name, err := moderatorGroup(cmd, mod)
-	if err != nil {
-		return err
-	}
 	got, err := mod.HandleMessage(cmd.Context(), name, msg)
 	if err != nil {
 		return err
