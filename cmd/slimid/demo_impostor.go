@@ -13,7 +13,6 @@ import (
 	"github.com/slimid/slimid/moderator/member"
 	"github.com/slimid/slimid/moderator/memberclient"
 	"github.com/slimid/slimid/moderator/mls"
-	"github.com/slimid/slimid/moderator/service/proof"
 	moderatorv1 "github.com/slimid/slimid/sdk/proto/moderator/v1"
 )
 
@@ -21,11 +20,11 @@ import (
 // credential beside a signature key of its own. The token binds the
 // victim's key, so the moderator must refuse it.
 func stolenCredential(req memberclient.JoinRequest, stolen mls.Credential) (memberclient.Credential, error) {
-	key, signer, err := proof.GenerateKey(req.Suite)
+	signer, err := mls.GenerateSigner(req.Suite)
 	if err != nil {
 		return memberclient.Credential{}, err
 	}
-	return memberclient.Credential{Credential: member.Credential{Signer: signer, Credential: stolen}, Key: key}, nil
+	return memberclient.Credential{Credential: member.Credential{Signer: signer, Credential: stolen}}, nil
 }
 
 // statusParts splits a gRPC error into its code, message and the verdict

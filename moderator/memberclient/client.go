@@ -3,7 +3,6 @@ package memberclient
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,10 +39,9 @@ type JoinRequest struct {
 }
 
 // Credential is what a key package is built from: an MLS credential and
-// the private key its Signer wraps, which signs the proof of possession.
+// its Signer, whose key also signs the proof of possession.
 type Credential struct {
 	member.Credential
-	Key crypto.Signer
 	// Subject names the identity, for events. Optional.
 	Subject string
 }
@@ -108,7 +106,6 @@ type membership struct {
 	channel   string
 	mu        sync.Mutex // serializes the member's use and its saves
 	m         *member.Member
-	key       crypto.Signer
 	subject   string
 	plugin    string
 	audiences []string
@@ -116,8 +113,8 @@ type membership struct {
 	stop      context.CancelFunc
 }
 
-func newMembership(channel string, m *member.Member, key crypto.Signer, subject, plugin string, audiences []string) *membership {
-	return &membership{channel: channel, m: m, key: key, subject: subject, plugin: plugin, audiences: audiences, senders: map[mls.LeafIndex]string{}}
+func newMembership(channel string, m *member.Member, subject, plugin string, audiences []string) *membership {
+	return &membership{channel: channel, m: m, subject: subject, plugin: plugin, audiences: audiences, senders: map[mls.LeafIndex]string{}}
 }
 
 // pendingJoin is a key package sent, waiting for its Welcome.
@@ -125,7 +122,6 @@ type pendingJoin struct {
 	channel   string
 	bundle    *mls.KeyPackageBundle
 	cred      member.Credential
-	key       crypto.Signer
 	subject   string
 	plugin    string
 	audiences []string

@@ -1,7 +1,6 @@
 package memberclient
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -42,7 +41,7 @@ func (c *Client) answerJoin(ctx context.Context, s *session, r *moderatorv1.Join
 		return decline(err)
 	}
 	ref := pj.bundle.KeyPackage().Ref()
-	sig, err := proof.Sign(pj.key, req.Suite, proof.KeyPackage(s.nonce, c.cfg.Name, req.Channel, ref))
+	sig, err := proof.Sign(pj.bundle.Signer(), proof.KeyPackage(s.nonce, c.cfg.Name, req.Channel, ref))
 	if err != nil {
 		return decline(err)
 	}
@@ -68,28 +67,21 @@ func (c *Client) prepareJoin(ctx context.Context, req JoinRequest) (*pendingJoin
 	if err != nil {
 		return nil, err
 	}
-	if cred.Signer == nil || cred.Key == nil {
+	if cred.Signer == nil {
 		return nil, fmt.Errorf("the credential has no signature key")
-	}
-	own, err := mls.NewSigner(cred.Signer.Suite(), cred.Key)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(own.PublicKey(), cred.Signer.PublicKey()) {
-		return nil, fmt.Errorf("the credential's Key is not the private half of its Signer")
 	}
 	bundle, err := cred.KeyPackage()
 	if err != nil {
 		return nil, err
 	}
-	return &pendingJoin{channel: req.Channel, bundle: bundle, cred: cred.Credential, key: cred.Key, subject: cred.Subject,
+	return &pendingJoin{channel: req.Channel, bundle: bundle, cred: cred.Credential, subject: cred.Subject,
 		plugin: c.cfg.Plugin, audiences: req.Audiences}, nil
 }
 
 // tokenCredential is the default credential: a fresh key for the channel's
 // suite and a token bound to it, as SLIM does.
 func (c *Client) tokenCredential(ctx context.Context, req JoinRequest) (Credential, error) {
-	key, signer, err := proof.GenerateKey(req.Suite)
+	signer, err := mls.GenerateSigner(req.Suite)
 	if err != nil {
 		return Credential{}, err
 	}
@@ -103,7 +95,7 @@ func (c *Client) tokenCredential(ctx context.Context, req JoinRequest) (Credenti
 	}
 	return Credential{
 		Credential: member.Credential{Signer: signer, Credential: cred, IssuedAt: tok.IssuedAt, ExpiresAt: tok.ExpiresAt},
-		Key:        key, Subject: tok.Subject,
+		Subject:    tok.Subject,
 	}, nil
 }
 
@@ -161,7 +153,7 @@ func (c *Client) join(s *session, d *moderatorv1.Delivery) (*moderatorv1.Members
 	if string(m.GroupID()) != channel {
 		return nil, fmt.Errorf("the Welcome is for group %q, delivered as channel %q", m.GroupID(), channel)
 	}
-	ms := newMembership(channel, m, pj.key, pj.subject, pj.plugin, pj.audiences)
+	ms := newMembership(channel, m, pj.subject, pj.plugin, pj.audiences)
 	if err := c.store.saveMembership(ms); err != nil {
 		return nil, err
 	}
@@ -197,9 +189,9 @@ func (c *Client) join(s *session, d *moderatorv1.Delivery) (*moderatorv1.Members
 // key in a channel.
 func (c *Client) membershipProof(s *session, ms *membership) (*moderatorv1.MembershipProof, error) {
 	ms.mu.Lock()
-	leaf, epoch, suite := uint32(ms.m.Leaf()), ms.m.Epoch(), ms.m.Credential().Signer.Suite()
+	leaf, epoch, signer := uint32(ms.m.Leaf()), ms.m.Epoch(), ms.m.Credential().Signer
 	ms.mu.Unlock()
-	sig, err := proof.Sign(ms.key, suite, proof.Membership(s.nonce, c.cfg.Name, ms.channel, leaf))
+	sig, err := proof.Sign(signer, proof.Membership(s.nonce, c.cfg.Name, ms.channel, leaf))
 	if err != nil {
 		return nil, err
 	}

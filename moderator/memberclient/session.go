@@ -80,7 +80,7 @@ func (c *Client) session(ctx context.Context, client moderatorv1.ModeratorClient
 	pr := &moderatorv1.Proof{}
 	for i, ms := range claimed {
 		claim := hello.GetMemberships()[i]
-		sig, err := proof.Sign(ms.key, ms.m.Credential().Signer.Suite(), proof.Membership(ch.GetNonce(), c.cfg.Name, ms.channel, claim.GetLeaf()))
+		sig, err := proof.Sign(ms.m.Credential().Signer, proof.Membership(ch.GetNonce(), c.cfg.Name, ms.channel, claim.GetLeaf()))
 		if err != nil {
 			return false, err
 		}

@@ -1,8 +1,6 @@
 package memberclient
 
 import (
-	"crypto"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -46,7 +44,6 @@ type savedMembership struct {
 	Format    int      `json:"format"`
 	Channel   string   `json:"channel"`
 	Member    []byte   `json:"member"`
-	Key       []byte   `json:"key"`
 	Subject   string   `json:"subject,omitempty"`
 	Plugin    string   `json:"plugin,omitempty"`
 	Audiences []string `json:"audiences,omitempty"`
@@ -56,7 +53,6 @@ type savedJoin struct {
 	Format    int       `json:"format"`
 	Channel   string    `json:"channel"`
 	Bundle    []byte    `json:"bundle"`
-	Key       []byte    `json:"key"`
 	IssuedAt  time.Time `json:"issued_at,omitzero"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Subject   string    `json:"subject,omitempty"`
@@ -81,11 +77,7 @@ func (d *stateDir) saveMembership(ms *membership) error {
 	if err != nil {
 		return err
 	}
-	key, err := x509.MarshalPKCS8PrivateKey(ms.key)
-	if err != nil {
-		return fmt.Errorf("memberclient: encoding the signature key: %v", err)
-	}
-	data, err := json.Marshal(savedMembership{Format: stateFormat, Channel: ms.channel, Member: state, Key: key,
+	data, err := json.Marshal(savedMembership{Format: stateFormat, Channel: ms.channel, Member: state,
 		Subject: ms.subject, Plugin: ms.plugin, Audiences: ms.audiences})
 	if err != nil {
 		return fmt.Errorf("memberclient: %v", err)
@@ -117,11 +109,7 @@ func (d *stateDir) loadMemberships() ([]*membership, error) {
 		if err != nil {
 			return err
 		}
-		key, err := parseKey(s.Key)
-		if err != nil {
-			return err
-		}
-		out = append(out, newMembership(s.Channel, m, key, s.Subject, s.Plugin, s.Audiences))
+		out = append(out, newMembership(s.Channel, m, s.Subject, s.Plugin, s.Audiences))
 		return nil
 	})
 	return out, err
@@ -136,11 +124,7 @@ func (d *stateDir) saveJoin(pj *pendingJoin) error {
 	if err != nil {
 		return err
 	}
-	key, err := x509.MarshalPKCS8PrivateKey(pj.key)
-	if err != nil {
-		return fmt.Errorf("memberclient: encoding the signature key: %v", err)
-	}
-	data, err := json.Marshal(savedJoin{Format: stateFormat, Channel: pj.channel, Bundle: bundle, Key: key,
+	data, err := json.Marshal(savedJoin{Format: stateFormat, Channel: pj.channel, Bundle: bundle,
 		IssuedAt: pj.cred.IssuedAt, ExpiresAt: pj.cred.ExpiresAt, Subject: pj.subject, Plugin: pj.plugin, Audiences: pj.audiences})
 	if err != nil {
 		return fmt.Errorf("memberclient: %v", err)
@@ -172,12 +156,8 @@ func (d *stateDir) loadJoins() ([]*pendingJoin, error) {
 		if err != nil {
 			return err
 		}
-		key, err := parseKey(s.Key)
-		if err != nil {
-			return err
-		}
 		cred := member.Credential{Signer: b.Signer(), Credential: b.KeyPackage().Credential(), IssuedAt: s.IssuedAt, ExpiresAt: s.ExpiresAt}
-		out = append(out, &pendingJoin{channel: s.Channel, bundle: b, cred: cred, key: key, subject: s.Subject, plugin: s.Plugin, audiences: s.Audiences})
+		out = append(out, &pendingJoin{channel: s.Channel, bundle: b, cred: cred, subject: s.Subject, plugin: s.Plugin, audiences: s.Audiences})
 		return nil
 	})
 	return out, err
@@ -204,18 +184,6 @@ func (d *stateDir) each(sub string, fn func(path string, raw []byte) error) erro
 		}
 	}
 	return nil
-}
-
-func parseKey(der []byte) (crypto.Signer, error) {
-	key, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("signature key: %v", err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("signature key: %T cannot sign", key)
-	}
-	return signer, nil
 }
 
 // refHex is a short form of a key package reference, for logs.

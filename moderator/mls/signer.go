@@ -83,6 +83,10 @@ func NewSigner(suite Suite, key crypto.Signer) (*Signer, error) {
 // Suite returns the suite the signer belongs to.
 func (s *Signer) Suite() Suite { return s.suite }
 
+// PrivateKey returns the private signature key, for signatures outside MLS
+// made with the same key (a proof that a member holds its leaf key).
+func (s *Signer) PrivateKey() crypto.Signer { return s.raw }
+
 // PublicKey returns the raw signature public key exactly as it appears in the
 // leaf node and as SLIM binds it in identity tokens: 32 bytes for Ed25519, the
 // 65-byte uncompressed SEC1 point for P-256.

@@ -21,7 +21,6 @@ import (
 	"github.com/slimid/slimid/moderator/memberclient"
 	"github.com/slimid/slimid/moderator/mls"
 	"github.com/slimid/slimid/moderator/service"
-	"github.com/slimid/slimid/moderator/service/proof"
 	"github.com/slimid/slimid/plugins/sharedsecret"
 	"github.com/slimid/slimid/sdk"
 	moderatorv1 "github.com/slimid/slimid/sdk/proto/moderator/v1"
@@ -369,10 +368,10 @@ func (l *logRecorder) find(substr string) string {
 // impostor's own key.
 func impostor(stolen mls.Credential) memberclient.CredentialFunc {
 	return func(_ context.Context, req memberclient.JoinRequest) (memberclient.Credential, error) {
-		key, signer, err := proof.GenerateKey(req.Suite)
+		signer, err := mls.GenerateSigner(req.Suite)
 		if err != nil {
 			return memberclient.Credential{}, err
 		}
-		return memberclient.Credential{Credential: member.Credential{Signer: signer, Credential: stolen}, Key: key}, nil
+		return memberclient.Credential{Credential: member.Credential{Signer: signer, Credential: stolen}}, nil
 	}
 }

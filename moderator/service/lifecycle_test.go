@@ -10,7 +10,6 @@ import (
 	"github.com/slimid/slimid/moderator/memberclient"
 	"github.com/slimid/slimid/moderator/mls"
 	"github.com/slimid/slimid/moderator/service"
-	"github.com/slimid/slimid/moderator/service/proof"
 	"github.com/slimid/slimid/sdk"
 	moderatorv1 "github.com/slimid/slimid/sdk/proto/moderator/v1"
 )
@@ -80,7 +79,7 @@ func TestExpiredMemberRemoved(t *testing.T) {
 
 // fetchCredential is the default credential, made by hand.
 func fetchCredential(ctx context.Context, src memberclient.TokenSource, plugin string, req memberclient.JoinRequest) (memberclient.Credential, error) {
-	key, signer, err := proof.GenerateKey(req.Suite)
+	signer, err := mls.GenerateSigner(req.Suite)
 	if err != nil {
 		return memberclient.Credential{}, err
 	}
@@ -92,5 +91,5 @@ func fetchCredential(ctx context.Context, src memberclient.TokenSource, plugin s
 	if err != nil {
 		return memberclient.Credential{}, err
 	}
-	return memberclient.Credential{Credential: member.Credential{Signer: signer, Credential: cred, IssuedAt: tok.IssuedAt, ExpiresAt: tok.ExpiresAt}, Key: key}, nil
+	return memberclient.Credential{Credential: member.Credential{Signer: signer, Credential: cred, IssuedAt: tok.IssuedAt, ExpiresAt: tok.ExpiresAt}}, nil
 }

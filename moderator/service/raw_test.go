@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"context"
-	"crypto"
 	"fmt"
 	"sync"
 	"testing"
@@ -37,7 +36,6 @@ type rawJoin struct {
 	channel string
 	bundle  *mls.KeyPackageBundle
 	cred    member.Credential
-	key     crypto.Signer
 }
 
 // dialRaw connects, says Hello (waiting for the Welcomes of the given key
@@ -138,7 +136,7 @@ func (r *rawMember) next() *moderatorv1.ModeratorMessage {
 func (r *rawMember) answerJoin(ctx context.Context, src member.TokenFetcher, plugin string, req *moderatorv1.JoinRequest) *rawJoin {
 	r.t.Helper()
 	suite := mls.Suite(req.GetSuite())
-	key, signer, err := proof.GenerateKey(suite)
+	signer, err := mls.GenerateSigner(suite)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -156,11 +154,11 @@ func (r *rawMember) answerJoin(ctx context.Context, src member.TokenFetcher, plu
 		r.t.Fatal(err)
 	}
 	ref := bundle.KeyPackage().Ref()
-	sig, err := proof.Sign(key, suite, proof.KeyPackage(r.nonce, r.name, req.GetChannelName(), ref))
+	sig, err := proof.Sign(signer, proof.KeyPackage(r.nonce, r.name, req.GetChannelName(), ref))
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	j := &rawJoin{channel: req.GetChannelName(), bundle: bundle, cred: cred, key: key}
+	j := &rawJoin{channel: req.GetChannelName(), bundle: bundle, cred: cred}
 	r.mu.Lock()
 	r.bundles[ref] = j
 	r.mu.Unlock()
@@ -193,7 +191,7 @@ func (r *rawMember) join(d *moderatorv1.Delivery) *member.Member {
 		r.t.Fatal(err)
 	}
 	leaf := uint32(m.Leaf())
-	sig, err := proof.Sign(j.key, j.cred.Signer.Suite(), proof.Membership(r.nonce, r.name, j.channel, leaf))
+	sig, err := proof.Sign(j.cred.Signer, proof.Membership(r.nonce, r.name, j.channel, leaf))
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -7,12 +7,11 @@
 // sdk/proto/moderator/v1/moderator.proto, so members in other languages can
 // make it.
 //
-// A member keeps the private half of its signature key (GenerateKey returns
-// it beside the mls.Signer) and signs:
+// A member signs with the mls.Signer of its leaf or key package:
 //
-//	key, signer, err := proof.GenerateKey(mls.SuiteP256AES128GCM)
+//	signer, err := mls.GenerateSigner(mls.SuiteP256AES128GCM)
 //	// ... a key package for signer, sent in a JoinReply with:
-//	sig, err := proof.Sign(key, mls.SuiteP256AES128GCM, proof.KeyPackage(nonce, "org/ns/alice", "org/ns/chat", ref))
+//	sig, err := proof.Sign(signer, proof.KeyPackage(nonce, "org/ns/alice", "org/ns/chat", ref))
 //
 // The moderator checks it against the key package's (or the roster's) key:
 //

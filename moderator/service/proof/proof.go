@@ -1,7 +1,6 @@
 package proof
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -70,14 +69,14 @@ func (s Statement) Bytes() ([]byte, error) {
 	return out, nil
 }
 
-// Sign signs the statement with key, the private half of the MLS signature
-// key: an ed25519.PrivateKey for suites 0x0001 and 0x0003, an
-// *ecdsa.PrivateKey on P-256 for 0x0002.
-func Sign(key crypto.Signer, suite mls.Suite, st Statement) ([]byte, error) {
+// Sign signs the statement with the member's MLS signature key: Ed25519 for
+// suites 0x0001 and 0x0003, ECDSA P-256 over SHA-256 for 0x0002.
+func Sign(signer *mls.Signer, st Statement) ([]byte, error) {
 	msg, err := st.Bytes()
 	if err != nil {
 		return nil, err
 	}
+	key, suite := signer.PrivateKey(), signer.Suite()
 	switch suite {
 	case mls.SuiteX25519AES128GCM, mls.SuiteX25519ChaCha20Poly1305:
 		k, ok := key.(ed25519.PrivateKey)
@@ -129,31 +128,4 @@ func Verify(suite mls.Suite, publicKey []byte, st Statement, sig []byte) error {
 		return nil
 	}
 	return fmt.Errorf("%w: unknown suite 0x%04x", ErrInvalid, uint16(suite))
-}
-
-// GenerateKey makes a signature key pair for suite and wraps it for MLS,
-// returning the private key too so the holder can sign proofs with it.
-func GenerateKey(suite mls.Suite) (crypto.Signer, *mls.Signer, error) {
-	var key crypto.Signer
-	switch suite {
-	case mls.SuiteX25519AES128GCM, mls.SuiteX25519ChaCha20Poly1305:
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, nil, fmt.Errorf("proof: generating an Ed25519 key: %v", err)
-		}
-		key = k
-	case mls.SuiteP256AES128GCM:
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, nil, fmt.Errorf("proof: generating a P-256 key: %v", err)
-		}
-		key = k
-	default:
-		return nil, nil, fmt.Errorf("proof: unknown suite 0x%04x; use 1, 2 or 3", uint16(suite))
-	}
-	signer, err := mls.NewSigner(suite, key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return key, signer, nil
 }

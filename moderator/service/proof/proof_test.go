@@ -2,9 +2,7 @@ package proof_test
 
 import (
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"testing"
 
@@ -17,12 +15,12 @@ var nonce = make([]byte, proof.NonceSize)
 func TestSignVerify(t *testing.T) {
 	for _, suite := range []mls.Suite{mls.SuiteX25519AES128GCM, mls.SuiteP256AES128GCM, mls.SuiteX25519ChaCha20Poly1305} {
 		t.Run(suite.String(), func(t *testing.T) {
-			key, signer, err := proof.GenerateKey(suite)
+			signer, err := mls.GenerateSigner(suite)
 			if err != nil {
 				t.Fatal(err)
 			}
 			st := proof.Membership(nonce, "org/ns/alice", "org/ns/chat", 3)
-			sig, err := proof.Sign(key, suite, st)
+			sig, err := proof.Sign(signer, st)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -57,25 +55,22 @@ func TestStatementFieldsAreDelimited(t *testing.T) {
 }
 
 func TestSignAndVerifyRefuse(t *testing.T) {
-	_, ed, _ := ed25519.GenerateKey(rand.Reader)
-	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ed, err := mls.GenerateSigner(mls.SuiteX25519AES128GCM)
+	if err != nil {
+		t.Fatal(err)
+	}
 	st := proof.Membership(nonce, "a", "c", 1)
 	tests := []struct {
 		name string
 		err  func() error
 		want string
 	}{
-		{"ecdsa key for suite 1", func() error { _, err := proof.Sign(ec, mls.SuiteX25519AES128GCM, st); return err },
-			"proof: suite MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519 signs with Ed25519, the key is *ecdsa.PrivateKey"},
-		{"ed25519 key for suite 2", func() error { _, err := proof.Sign(ed, mls.SuiteP256AES128GCM, st); return err },
-			"proof: suite MLS_128_DHKEMP256_AES128GCM_SHA256_P256 signs with ECDSA P-256, the key is ed25519.PrivateKey"},
-		{"unknown suite", func() error { _, err := proof.Sign(ed, 9, st); return err }, "proof: unknown suite 0x0009"},
 		{"short Ed25519 key", func() error { return proof.Verify(mls.SuiteX25519AES128GCM, []byte{1}, st, nil) },
 			"proof of possession does not verify: the Ed25519 key has 1 bytes, want 32"},
 		{"bad P-256 key", func() error { return proof.Verify(mls.SuiteP256AES128GCM, []byte{4, 1}, st, nil) },
 			"proof of possession does not verify: P-256 key: invalid P256 point encoding"},
 		{"oversized field", func() error {
-			_, err := proof.Sign(ed, mls.SuiteX25519AES128GCM, proof.Statement{Channel: string(make([]byte, 70000))})
+			_, err := proof.Sign(ed, proof.Statement{Channel: string(make([]byte, 70000))})
 			return err
 		},
 			"proof: a statement field has 70000 bytes, more than 65535"},
@@ -104,7 +99,11 @@ func FuzzVerify(f *testing.F) {
 		f.Fatal(err)
 	}
 	st := proof.Membership(nonce, "org/ns/alice", "org/ns/chat", 1)
-	good, err := proof.Sign(key, mls.SuiteP256AES128GCM, st)
+	signer, err := mls.NewSigner(mls.SuiteP256AES128GCM, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := proof.Sign(signer, st)
 	if err != nil {
 		f.Fatal(err)
 	}
