@@ -119,9 +119,7 @@ func ParseConfig(raw []byte, dir string) (*Config, error) {
 	if err := pluginconf.Decode(raw, cfg); err != nil {
 		return nil, err
 	}
-	if err := attachPluginConfigs(raw, cfg); err != nil {
-		return nil, err
-	}
+	attachPluginConfigs(raw, cfg)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -227,14 +225,14 @@ func (c *Config) backoff() (initial, max time.Duration) {
 // attachPluginConfigs replaces each block-style `config:` with the file's own
 // lines, padded with blank lines, so a plugin's errors name the line in this
 // file. Flow-style configs keep the decoder's text.
-func attachPluginConfigs(raw []byte, cfg *Config) error {
+func attachPluginConfigs(raw []byte, cfg *Config) {
 	file, err := parser.ParseBytes(raw, 0)
 	if err != nil || len(file.Docs) == 0 {
-		return nil
+		return
 	}
 	root, ok := file.Docs[0].Body.(*ast.MappingNode)
 	if !ok {
-		return nil
+		return
 	}
 	lines := strings.SplitAfter(string(raw), "\n")
 	for _, top := range root.Values {
@@ -257,7 +255,6 @@ func attachPluginConfigs(raw []byte, cfg *Config) error {
 			}
 		}
 	}
-	return nil
 }
 
 // blockText returns the lines of the block under the key at (line, col):

@@ -183,7 +183,7 @@ func (m *Moderator) check(ctx context.Context, g *group, raw []byte, req mls.Req
 		return kp, nil, refuse([]error{ErrKeyPackageUsed, sdk.ErrReplayed},
 			"key package %.16s… was already used to join group %q; create a fresh key package", kp.Ref(), g.name)
 	}
-	v, err := m.verifyCredential(ctx, kp.Credential(), kp.SignatureKey(), g.info.Audiences, "", at)
+	v, err := m.verifyCredential(ctx, kp.Credential(), kp.SignatureKey(), g.info.Audiences, at)
 	return kp, v, err
 }
 

@@ -68,7 +68,7 @@ func (m *Moderator) CreateGroup(ctx context.Context, spec GroupSpec) (GroupInfo,
 	if err != nil {
 		return GroupInfo{}, fmt.Errorf("moderator: group %q: %w", spec.Name, err)
 	}
-	v, err := m.verifyCredential(ctx, spec.Credential, spec.Signer.PublicKey(), spec.Audiences, "", m.verifyAt())
+	v, err := m.verifyCredential(ctx, spec.Credential, spec.Signer.PublicKey(), spec.Audiences, m.verifyAt())
 	if err != nil {
 		return GroupInfo{}, fmt.Errorf("moderator: group %q: the moderator's own credential: %w", spec.Name, err)
 	}

@@ -25,10 +25,11 @@ type verified struct {
 
 // verifyCredential checks a leaf's credential with the broker at time at
 // (zero: the broker's now) and requires it to be bound to the leaf's
-// signature key. plugin names the plugin to ask; empty: any. When the
+// signature key. Every plugin that verifies is asked, in the broker's
+// order (re-verification asks the recorded provider directly). When the
 // credential verifies but is not bound to the leaf, the error comes with
 // the verified identity, for the audit trail.
-func (m *Moderator) verifyCredential(ctx context.Context, cred mls.Credential, leafKey []byte, audiences []string, plugin string, at time.Time) (*verified, error) {
+func (m *Moderator) verifyCredential(ctx context.Context, cred mls.Credential, leafKey []byte, audiences []string, at time.Time) (*verified, error) {
 	v := &verified{cred: cred, key: leafKey, when: at, ctype: cred.Type()}
 	if v.when.IsZero() {
 		v.when = m.now()
@@ -36,7 +37,7 @@ func (m *Moderator) verifyCredential(ctx context.Context, cred mls.Credential, l
 	var err error
 	switch cred.Type() {
 	case mls.CredentialBasic:
-		v.id, err = m.cfg.Verifier.Verify(ctx, plugin, sdk.VerifyRequest{Token: string(cred.Identity()), Audiences: audiences, At: at})
+		v.id, err = m.cfg.Verifier.Verify(ctx, "", sdk.VerifyRequest{Token: string(cred.Identity()), Audiences: audiences, At: at})
 		if err != nil {
 			return nil, verifyError("token", err)
 		}
@@ -50,7 +51,7 @@ func (m *Moderator) verifyCredential(ctx context.Context, cred mls.Credential, l
 		}
 		// The key binding (leaf certificate key = leaf signature key) was
 		// checked by the MLS layer before this.
-		v.id, err = xv.VerifyX509(ctx, plugin, cred.Certificates(), v.when)
+		v.id, err = xv.VerifyX509(ctx, "", cred.Certificates(), v.when)
 		if err != nil {
 			return nil, verifyError("certificate chain", err)
 		}

@@ -172,7 +172,7 @@ func (m *Moderator) renewOwn(ctx context.Context, g *group, why string) error {
 	if err != nil {
 		return fmt.Errorf("moderator: group %q: %w", g.name, err)
 	}
-	v, err := m.verifyCredential(ctx, cred, signer.PublicKey(), g.info.Audiences, "", m.verifyAt())
+	v, err := m.verifyCredential(ctx, cred, signer.PublicKey(), g.info.Audiences, m.verifyAt())
 	if err != nil {
 		return fmt.Errorf("moderator: group %q: the moderator's renewed token: %w", g.name, err)
 	}

@@ -89,7 +89,7 @@ func (m *Moderator) commitUpdate(ctx context.Context, g *group, u *mls.UpdatePro
 		m.rollback(g)
 		return nil, fmt.Errorf("moderator: group %q: an Update from leaf %d, which has no roster entry", g.name, u.Proposed.Leaf)
 	}
-	v, err := m.verifyCredential(ctx, u.Proposed.Credential, u.Proposed.SignatureKey, g.info.Audiences, "", m.verifyAt())
+	v, err := m.verifyCredential(ctx, u.Proposed.Credential, u.Proposed.SignatureKey, g.info.Audiences, m.verifyAt())
 	if err == nil {
 		switch {
 		case v.id.Subject != old.Subject:
